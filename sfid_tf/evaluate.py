@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     metrics = parse_metrics(args.metrics)
     if args.batch_size < 1:
         raise SfidError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise SfidError(f"cannot write --json {args.json}: its folder does not exist")
     ref, smp = BatchFile.open(args.reference), BatchFile.open(args.sample)
-    if ref.images is None and "pr" in metrics and args.metrics == build_parser().get_default("metrics"):
+    if ref.images is None and "pr" in metrics and len(metrics) > 1:
         print("sfid_tf: the reference holds statistics only: Precision/Recall need reference images and are skipped", file=sys.stderr)
         metrics = tuple(m for m in metrics if m != "pr")
     check_inputs(ref, smp, metrics)
