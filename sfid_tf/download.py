@@ -198,6 +198,33 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of any file, remembered in the cache by (path, size, mtime) so that a large
+    reference batch is hashed once, not on every run; a cache sidecar is used when present."""
+    path = Path(path).resolve()
+    st = path.stat()
+    sidecar = _read_sidecar(path)
+    if sidecar is not None and _record_matches(sidecar, st):
+        return sidecar["sha256"]
+    memo = cache_dir() / "hashes" / (hashlib.sha256(str(path).encode()).hexdigest()[:32] + ".json")
+    try:
+        record = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        record = None
+    if isinstance(record, dict) and record.get("path") == str(path) and _record_matches(record, st):
+        return record["sha256"]
+    digest = _sha256_of(path)
+    record = {"path": str(path), "sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        memo.parent.mkdir(exist_ok=True)
+        tmp = Path(f"{memo}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a read-only cache only costs re-hashing next time
+    return digest
+
+
 # --------------------------------------------------------------------------- locking and cleanup
 
 

@@ -49,19 +49,21 @@ def locate_graph(path: str | os.PathLike | None = None, offline: bool | None = N
             raise SfidError(f"graph file not found: {explicit} (pass the path of {GRAPH_FILENAME} with --graph)")
         return explicit
     cached = download.cache_dir() / GRAPH_FILENAME
-    if cached.is_file():
-        return cached
-    return _download_graph(cached, offline)
+    fresh = not cached.is_file()
+    _fetch_graph(cached, offline)  # validates a cached copy without any request
+    if fresh:
+        _report_unconfirmed_digest(cached)
+    return cached
 
 
-def _download_graph(dest: Path, offline: bool | None) -> Path:
+def _fetch_graph(dest: Path, offline: bool | None) -> None:
     """Fetch the bare .pb from the ADM mirror, else extract it from Google's original archive."""
     how_offline = f"or download {GRAPH_URL} yourself and pass it with --graph PATH (or set {GRAPH_ENV})"
     try:
         download.fetch(GRAPH_URL, dest, offline=offline, desc=GRAPH_FILENAME)
     except SfidError as mirror_error:
-        if offline or (offline is None and download.is_offline()):
-            raise SfidError(f"the Inception graph is not in the cache ({dest}) and downloads are off; {how_offline}") from None
+        if offline or (offline is None and download.is_offline()) or dest.exists():
+            raise SfidError(f"{mirror_error}; {how_offline}") from None
         archive = dest.with_name(Path(GRAPH_TGZ_URL).name)
         try:
             download.fetch(GRAPH_TGZ_URL, archive, offline=offline, desc=archive.name)
@@ -70,8 +72,6 @@ def _download_graph(dest: Path, offline: bool | None) -> Path:
                 f"could not download the Inception graph ({mirror_error}; {archive_error}); {how_offline}"
             ) from None
         download.extract_from_tgz(archive, GRAPH_FILENAME, dest)
-    _report_unconfirmed_digest(dest)
-    return dest
 
 
 def _report_unconfirmed_digest(path: Path) -> None:
