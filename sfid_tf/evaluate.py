@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from .cli import add_common_options, main_with_errors, start
 from .errors import SfidError
+from .evaluator import METRICS, BatchFile, Evaluator, check_inputs, parse_metrics
 from .output import write_atomic
 
 LABELS = {
@@ -29,15 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Inception Score, FID, sFID, Precision and Recall of SAMPLE against REF, "
         "exactly as the ADM evaluator (openai/guided-diffusion) computes them.",
     )
-    parser.add_argument("reference", help="reference batch .npz (images in arr_0, optionally mu/sigma/mu_s/sigma_s)")
-    parser.add_argument("sample", help="sample batch .npz or .npy (uint8 images [N, H, W, 3])")
-    parser.add_argument("--graph", help="path of classify_image_graph_def.pb (default: $SFID_TF_GRAPH, the cache, or download)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64, as the ADM evaluator)")
-    parser.add_argument("--metrics", default="is,fid,sfid,pr", help="comma-separated subset of is,fid,sfid,pr (default: all)")
+    parser.add_argument("reference", nargs="?", help="reference batch: an .npz (images in arr_0, optionally "
+                        "mu/sigma/mu_s/sigma_s) or a published reference name such as imagenet256 (see --list)")
+    parser.add_argument("sample", nargs="?", help="sample batch: .npz or .npy of uint8 images [N, H, W, 3], or a published sample name")
+    parser.add_argument("--list", action="store_true", help="list the published reference and sample batches by name, and exit")
+    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated subset of is,fid,sfid,pr (default: all)")
     parser.add_argument("--json", metavar="OUT", help="also write the results and their provenance to this JSON file")
-    parser.add_argument("--offline", action="store_true", help="never use the network (also SFID_TF_OFFLINE=1)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log and the graph's sha256")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write cached reference features")
+    add_common_options(parser)
     return parser
 
 
@@ -46,23 +47,43 @@ def result_lines(result: dict) -> list[str]:
     return [f"{label}: {result[key]!r}" for key, label in LABELS.items() if result.get(key) is not None]
 
 
+def resolve_input(text: str, offline: bool | None) -> Path:
+    """An existing file as it is; otherwise a published batch name, downloaded into the cache."""
+    path = Path(text).expanduser()
+    if path.exists() or any(sep in text for sep in (".npz", ".npy")):
+        return path
+    from .catalog import fetch_entry, load_catalog
+
+    try:
+        entry = load_catalog().get(text)
+    except SfidError as error:
+        raise SfidError(f"{text} is not a file, nor a published batch name ({error})") from None
+    return fetch_entry(entry, offline=offline)
+
+
 def run(args: argparse.Namespace) -> int:
-    from . import runtime
+    if args.list:
+        from .catalog import format_listing, load_catalog
 
-    runtime.set_verbose(args.verbose)
-    from .evaluator import BatchFile, Evaluator, check_inputs, parse_metrics
-
+        print(format_listing(load_catalog()))
+        return 0
+    if args.reference is None or args.sample is None:
+        raise SfidError("give REF and SAMPLE (files or published names), or --list")
+    start(args)
     metrics = parse_metrics(args.metrics)
-    if args.batch_size < 1:
-        raise SfidError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise SfidError(f"cannot write --json {args.json}: its folder does not exist")
-    ref, smp = BatchFile.open(args.reference), BatchFile.open(args.sample)
+    offline = args.offline or None
+    ref = BatchFile.open(resolve_input(args.reference, offline))
+    smp = BatchFile.open(resolve_input(args.sample, offline))
     if ref.images is None and "pr" in metrics and len(metrics) > 1:
         print("sfid_tf: the reference holds statistics only: Precision/Recall need reference images and are skipped", file=sys.stderr)
         metrics = tuple(m for m in metrics if m != "pr")
     check_inputs(ref, smp, metrics)
-    evaluator = Evaluator(args.graph, batch_size=args.batch_size, metrics=metrics, offline=args.offline or None, progress=not args.no_progress)
+    evaluator = Evaluator(
+        args.graph, batch_size=args.batch_size, metrics=metrics, offline=offline,
+        progress=not args.no_progress, cache=not args.no_cache,
+    )
     if args.verbose:
         print(f"sfid_tf: graph {evaluator.graph_path} sha256 {evaluator.graph_sha256}", file=sys.stderr)
     result = evaluator.evaluate(ref, smp)
@@ -73,15 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except SfidError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return main_with_errors(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

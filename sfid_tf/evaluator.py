@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from . import __version__
+from . import __version__, feature_cache
 from .batches import ImageFile, has_images, open_images, read_statistics
 from .errors import SfidError, warn
 from .features import (
@@ -80,12 +81,14 @@ class Evaluator:
         metrics: str | Iterable[str] = METRICS,
         offline: bool | None = None,
         progress: bool = True,
+        cache: bool = True,
     ):
         if batch_size < 1:
             raise SfidError(f"batch size must be at least 1, got {batch_size}")
         self.metrics = parse_metrics(metrics)
         self.batch_size = batch_size
         self.progress = progress
+        self.cache = cache
         self.graph_path = locate_graph(graph, offline)
         self._graph_def, self.graph_sha256 = read_graph_def(self.graph_path)
         outputs = {_OUTPUTS_FOR[m] for m in self.metrics}
@@ -145,10 +148,20 @@ class Evaluator:
         return {**values, **self._provenance(ref, smp)}
 
     def _file_features(self, batch: BatchFile, role: str, needs_images: bool) -> Features | None:
-        """Features of a file's images, skipped when its statistics are precomputed and nothing else needs them."""
+        """Features of a file's images, skipped when its statistics are precomputed and nothing
+        else needs them; a reference's are cached on disk."""
         if batch.images is None or (batch.statistics is not None and not needs_images):
             return None
-        return self.features(batch.images, desc=f"{role} images")
+        if not (self.cache and role == "reference"):
+            return self.features(batch.images, desc=f"{role} images")
+        key = feature_cache.cache_key(batch.path, self.graph_sha256, self.batch_size, device_info())
+        features = feature_cache.load(key, self.extractor.outputs, batch.count)
+        if features is None:
+            features = self.features(batch.images, desc=f"{role} images")
+            feature_cache.store(key, features)
+        elif self.progress:
+            print(f"sfid_tf: {role} features of {batch.path} read from the cache", file=sys.stderr)
+        return features
 
     def _provenance(self, ref: BatchFile, smp: BatchFile) -> dict:
         import scipy
@@ -200,7 +213,8 @@ def evaluate_files(
     metrics: str | Iterable[str] = METRICS,
     offline: bool | None = None,
     progress: bool = True,
+    cache: bool = True,
 ) -> dict:
     """One call: the same dict `python -m sfid_tf.evaluate --json` writes."""
-    evaluator = Evaluator(graph, batch_size=batch_size, metrics=metrics, offline=offline, progress=progress)
+    evaluator = Evaluator(graph, batch_size=batch_size, metrics=metrics, offline=offline, progress=progress, cache=cache)
     return evaluator.evaluate(reference, sample)

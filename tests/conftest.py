@@ -35,3 +35,20 @@ def small_graph_path(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """Fast synthetic graph (width 0.25, ~6x faster): same nodes and interface shapes
     (``mixed_6/conv`` 192 channels, ``pool_3`` 2048, ``softmax/weights`` [2048, 1008])."""
     return _write_synthetic_graph(tmp_path_factory, "small_graph", SMALL_GRAPH_WIDTH)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache_and_no_network(tmp_path_factory: pytest.TempPathFactory):
+    """No test writes to the user's cache or reaches the network unless it says so itself
+    (the download tests set their own cache and clear SFID_TF_OFFLINE)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("SFID_TF_CACHE", "SFID_TF_OFFLINE")}
+    os.environ["SFID_TF_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["SFID_TF_OFFLINE"] = "1"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

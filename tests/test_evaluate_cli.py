@@ -16,6 +16,7 @@ from scipy import linalg
 
 from sfid_tf import evaluate_files
 from sfid_tf.evaluate import main
+from sfid_tf.stats import main as stats_main
 
 LABELS = ["Inception Score", "FID", "sFID", "Precision", "Recall"]
 
@@ -112,18 +113,44 @@ def test_precomputed_reference_statistics_are_used_instead_of_its_images(cli_run
     assert api["fid"] == result["fid"]
 
 
-def test_statistics_only_reference_gives_is_sfid_and_says_why_no_precision(batches, small_graph_path, tmp_path, capsys):
-    _, ref, _ = batches
-    _, spatial = legacy_features(small_graph_path, ref)
-    np.savez(tmp_path / "stats.npz", mu=np.zeros(2048), sigma=np.eye(2048), mu_s=spatial.mean(0), sigma_s=np.cov(spatial, rowvar=False))
-    args = [str(tmp_path / "stats.npz"), str(batches[0] / "sample.npz"), "--graph", str(small_graph_path), "--no-progress"]
-    code = main([*args, "--metrics", "is,sfid,pr"])
+def test_statistics_file_round_trip_and_statistics_only_reference(cli_run, batches, small_graph_path, tmp_path, capsys):
+    """`sfid_tf.stats` of the reference, then that file as REF: the same sFID as from the images
+    (up to float32 rounding of the mean term, which the file stores as float64), and IS from
+    the sample; Precision/Recall are skipped with the reason."""
+    _, result = cli_run
+    folder, ref, _ = batches
+    stats_path = tmp_path / "ref_stats.npz"
+    common = ["--graph", str(small_graph_path), "--no-progress"]
+    assert stats_main([str(folder / "ref.npz"), "-o", str(stats_path), *common]) == 0
+    with np.load(stats_path, allow_pickle=False) as stored:
+        assert sorted(stored.files) == ["mu", "mu_s", "sigma", "sigma_s"]
+        assert all(stored[k].dtype == np.float64 for k in stored.files)
+        pool, spatial = legacy_features(small_graph_path, ref)
+        assert np.array_equal(stored["mu_s"], spatial.mean(0).astype(np.float64))
+        assert np.array_equal(stored["sigma"], np.cov(pool, rowvar=False))
+    capsys.readouterr()
+    args = [str(stats_path), str(folder / "sample.npz"), *common]
+    assert main([*args, "--metrics", "is,sfid,pr"]) == 0
     out, err = capsys.readouterr()
-    assert code == 0
-    assert [line.split(":")[0] for line in out.splitlines()] == ["Inception Score", "sFID"]
+    values = dict(line.split(": ") for line in out.splitlines())
+    assert list(values) == ["Inception Score", "sFID"]
+    assert float(values["Inception Score"]) == result["inception_score"]
+    assert float(values["sFID"]) == pytest.approx(result["sfid"], rel=1e-6)
     assert "Precision/Recall need reference images" in err
     assert main([*args, "--metrics", "pr"]) == 2
     assert "statistics only" in capsys.readouterr().err
+
+
+def test_stats_refuses_bad_output_and_bad_input(batches, tmp_path, capsys):
+    folder, _, _ = batches
+    assert stats_main([str(folder / "ref.npz"), "-o", str(tmp_path / "no" / "x.npz")]) == 2
+    assert "folder" in capsys.readouterr().err
+    assert stats_main([str(folder / "ref.npz"), "-o", str(tmp_path / "x.txt")]) == 2
+    assert ".npz" in capsys.readouterr().err
+    np.savez(tmp_path / "float.npz", np.zeros((3, 8, 8, 3), np.float32))
+    assert stats_main([str(tmp_path / "float.npz"), "-o", str(tmp_path / "x.npz")]) == 2
+    assert "uint8" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_full_size_graph_end_to_end(synthetic_graph_path, tmp_path):
