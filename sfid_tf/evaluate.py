@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         from .catalog import format_listing, load_catalog
 
-        print(format_listing(load_catalog()))
+        print(format_listing(load_catalog()), end="")
         return 0
     if args.reference is None or args.sample is None:
         raise SfidError("give REF and SAMPLE (files or published names), or --list")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import download
+from .catalog import MIRROR_ENV
 from .errors import SfidError, warn
 
 GRAPH_FILENAME = "classify_image_graph_def.pb"
@@ -58,9 +59,11 @@ def locate_graph(path: str | os.PathLike | None = None, offline: bool | None = N
 
 def _fetch_graph(dest: Path, offline: bool | None) -> None:
     """Fetch the bare .pb from the ADM mirror, else extract it from Google's original archive."""
-    how_offline = f"or download {GRAPH_URL} yourself and pass it with --graph PATH (or set {GRAPH_ENV})"
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    url = mirror.rstrip("/") + "/" + GRAPH_FILENAME if mirror else GRAPH_URL
+    how_offline = f"or download {url} yourself and pass it with --graph PATH (or set {GRAPH_ENV})"
     try:
-        download.fetch(GRAPH_URL, dest, offline=offline, desc=GRAPH_FILENAME)
+        download.fetch(url, dest, offline=offline, desc=GRAPH_FILENAME)
     except SfidError as mirror_error:
         if offline or (offline is None and download.is_offline()) or dest.exists():
             raise SfidError(f"{mirror_error}; {how_offline}") from None

@@ -125,8 +125,11 @@ import tempfile
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2, types_pb2
+
+from .runtime import tensorflow
+
+tf = tensorflow()  # imported quietly, before the protobuf modules below pull it in
+from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2, types_pb2  # noqa: E402
 
 __all__ = ["build_graph_def", "write_graph", "main"]
 
