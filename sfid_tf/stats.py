@@ -3,7 +3,7 @@ published reference batches (`mu`, `sigma`, `mu_s`, `sigma_s`, float64), usable 
 
 The means are computed in float32 from float32 features, as the ADM evaluator does, then
 stored exactly as float64. A sample scored against this file therefore differs from one scored
-against the images by float32 rounding of the mean term only (about 1e-7 relative).
+against the images only in how the mean difference is rounded (about 1e-9 relative).
 """
 
 from __future__ import annotations
