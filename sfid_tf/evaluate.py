@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import add_common_options, main_with_errors, start
+from .cli import add_common_options, add_fd_method_option, main_with_errors, start
 from .errors import SfidError
 from .evaluator import METRICS, BatchFile, Evaluator, check_inputs, parse_metrics
 from .output import write_atomic
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated subset of is,fid,sfid,pr (default: all)")
     parser.add_argument("--json", metavar="OUT", help="also write the results and their provenance to this JSON file")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write cached reference features")
+    add_fd_method_option(parser)
     add_common_options(parser)
     return parser
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     check_inputs(ref, smp, metrics)
     evaluator = Evaluator(
         args.graph, batch_size=args.batch_size, metrics=metrics, offline=offline,
-        progress=not args.no_progress, cache=not args.no_cache,
+        progress=not args.no_progress, cache=not args.no_cache, fd_method=args.fd_method,
     )
     if args.verbose:
         print(f"sfid_tf: graph {evaluator.graph_path} sha256 {evaluator.graph_sha256}", file=sys.stderr)

@@ -28,7 +28,7 @@ from .features import (
     Features,
 )
 from .graph import locate_graph, read_graph_def, softmax_weights
-from .metrics import frechet_distance, inception_score, precision_recall
+from .metrics import FD_METHODS, FD_SQRTM, frechet_distance, inception_score, precision_recall
 from .runtime import device_info
 from .statistics import Statistics, compute_statistics, statistics_from_arrays
 
@@ -82,9 +82,13 @@ class Evaluator:
         offline: bool | None = None,
         progress: bool = True,
         cache: bool = True,
+        fd_method: str = FD_SQRTM,
     ):
         if batch_size < 1:
             raise SfidError(f"batch size must be at least 1, got {batch_size}")
+        if fd_method not in FD_METHODS:
+            raise SfidError(f"unknown Fréchet distance method {fd_method!r}: choose from {', '.join(FD_METHODS)}")
+        self.fd_method = fd_method
         self.metrics = parse_metrics(metrics)
         self.batch_size = batch_size
         self.progress = progress
@@ -119,9 +123,9 @@ class Evaluator:
             self._probabilities = ClassProbabilities(softmax_weights(self._graph_def))
         return inception_score(self._probabilities(pool))
 
-    @staticmethod
-    def frechet_distance(sample: Statistics, reference: Statistics) -> float:
-        return frechet_distance(sample, reference)
+    def frechet_distance(self, sample: Statistics, reference: Statistics) -> float:
+        """Sample first, reference second; by scipy's sqrtm unless fd_method="fast" was chosen."""
+        return frechet_distance(sample, reference, self.fd_method)
 
     @staticmethod
     def precision_recall(reference_pool: np.ndarray, sample_pool: np.ndarray) -> tuple[float, float]:
@@ -177,6 +181,7 @@ class Evaluator:
             "graph": str(self.graph_path),
             "graph_sha256": self.graph_sha256,
             "batch_size": self.batch_size,
+            "fd_method": self.fd_method,
             **device_info(),
             "versions": {
                 "sfid_tf": __version__,
@@ -214,7 +219,8 @@ def evaluate_files(
     offline: bool | None = None,
     progress: bool = True,
     cache: bool = True,
+    fd_method: str = FD_SQRTM,
 ) -> dict:
     """One call: the same dict `python -m sfid_tf.evaluate --json` writes."""
-    evaluator = Evaluator(graph, batch_size=batch_size, metrics=metrics, offline=offline, progress=progress, cache=cache)
+    evaluator = Evaluator(graph, batch_size=batch_size, metrics=metrics, offline=offline, progress=progress, cache=cache, fd_method=fd_method)
     return evaluator.evaluate(reference, sample)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .catalog import BatchEntry, Catalog, fetch_entry, load_catalog
-from .cli import add_common_options, main_with_errors, start
+from .cli import add_common_options, add_fd_method_option, main_with_errors, start
 from .errors import SfidError
 from .evaluate import LABELS
 from .evaluator import RESULT_KEYS, Evaluator
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, help="largest accepted |ours - paper| (default: the paper's rounding)")
     parser.add_argument("--data-dir", type=Path, help="folder with already downloaded batches (by their URL path or file name)")
     parser.add_argument("--json", metavar="OUT", help="also write the comparison table to this JSON file")
+    add_fd_method_option(parser)
     add_common_options(parser)
     return parser
 
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
         reference = local_file(catalog.get(entry.reference), args.data_dir, offline)
         sample = local_file(entry, args.data_dir, offline)
         if metrics not in evaluators:
-            evaluators[metrics] = Evaluator(args.graph, batch_size=args.batch_size, metrics=metrics, offline=offline, progress=not args.no_progress)
+            evaluators[metrics] = Evaluator(
+                args.graph, batch_size=args.batch_size, metrics=metrics, offline=offline,
+                progress=not args.no_progress, fd_method=args.fd_method,
+            )
         print(f"sfid_tf: {entry.name} against {entry.reference}", file=sys.stderr)
         rows += compare(entry, evaluators[metrics].evaluate(reference, sample), args.tolerance)
     print(format_table(rows), flush=True)

@@ -14,7 +14,7 @@ import pytest
 from legacy_oracle import legacy_features, structured_images
 from scipy import linalg
 
-from sfid_tf import evaluate_files
+from sfid_tf import Evaluator, evaluate_files
 from sfid_tf.evaluate import main
 from sfid_tf.stats import main as stats_main
 
@@ -98,6 +98,20 @@ def test_python_api_gives_the_same_values(cli_run, batches, small_graph_path):
     for key in ["inception_score", "precision", "recall"]:
         assert api[key] == result[key]
     assert "fid" not in api and "sfid" not in api
+
+
+def test_sfid_alone_runs_the_pruned_graph_and_gives_the_full_runs_value(batches, small_graph_path):
+    """The subset computes the same statistics as the full run, hence the same distance (checked
+    with the fast method here, since each sqrtm takes tens of seconds on this machine)."""
+    folder, _, _ = batches
+    files = (folder / "ref.npz", folder / "sample.npz")
+    full = Evaluator(small_graph_path, progress=False, fd_method="fast")
+    alone = Evaluator(small_graph_path, metrics="sfid", progress=False, fd_method="fast")
+    assert alone.extractor.outputs == ("spatial",) and full.extractor.outputs == ("pool", "spatial")
+    ref_stats, smp_stats = (full.statistics(full.features(f))["sfid"] for f in files)
+    result = alone.evaluate(*files)
+    assert set(result) & {"inception_score", "fid", "precision", "recall"} == set()
+    assert result["sfid"] == full.frechet_distance(smp_stats, ref_stats)
 
 
 def test_precomputed_reference_statistics_are_used_instead_of_its_images(cli_run, batches, small_graph_path, tmp_path):
