@@ -3,7 +3,9 @@ and k-NN Precision/Recall, each computed the way the ADM evaluator computes it."
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import linalg
@@ -17,15 +19,28 @@ IMAGINARY_TOLERANCE = 1e-3  # largest |imag| on the diagonal that still counts a
 IS_SPLIT_SIZE = 5000
 PR_NEIGHBOURHOOD = 3  # k of the k-NN radius
 PR_BLOCK = 10000  # rows and columns of one distance block
+PARTITION_ROWS = 1000  # rows per np.partition call when finding the k-NN radii
+FD_SQRTM = "sqrtm"  # scipy.linalg.sqrtm of S1 S2, as the ADM evaluator
+FD_FAST = "fast"  # exact symmetric eigenvalue route, see trace_sqrt_product
+FD_METHODS = (FD_SQRTM, FD_FAST)
 
 
-def frechet_distance(sample: Statistics, reference: Statistics) -> float:
-    """|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr(sqrtm(S1 S2)), sample first, reference second."""
+def frechet_distance(sample: Statistics, reference: Statistics, method: str = "sqrtm") -> float:
+    """|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr(sqrtm(S1 S2)), sample first, reference second.
+
+    method "sqrtm" is the ADM evaluator's computation, operation for operation (scipy's sqrtm of
+    the product, with its retry and imaginary-part rule); "fast" computes the same trace exactly
+    with symmetric factorisations (`trace_sqrt_product`), about ten times faster at 2048 dims.
+    """
+    if method not in FD_METHODS:
+        raise SfidError(f"unknown Fréchet distance method {method!r}: choose from {', '.join(FD_METHODS)}")
     mu1, mu2 = np.atleast_1d(sample.mu), np.atleast_1d(reference.mu)
     sigma1, sigma2 = np.atleast_2d(sample.sigma), np.atleast_2d(reference.sigma)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
         raise SfidError(f"statistics of different dimensions: {mu1.shape} vs {mu2.shape}")
     diff = mu1 - mu2
+    if method == FD_FAST:
+        return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
     covmean = _sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         warn(f"the product of covariances is singular; adding {SQRTM_EPS} to both diagonals")
@@ -37,6 +52,44 @@ def frechet_distance(sample: Statistics, reference: Statistics) -> float:
             raise SfidError(f"the square root of the covariance product has an imaginary component of {largest}")
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """tr(sqrtm(S1 S2)) of two covariance (symmetric positive semi-definite) matrices, exactly.
+
+    Why it is exact: for any factor F with F F^T = S2, the eigenvalues of S1 S2 = S1 F F^T are
+    (zeros aside) those of the symmetric positive semi-definite F^T S1 F, and tr(sqrtm(S1 S2)) is
+    the sum of their square roots. So one Cholesky factorisation (or, when a matrix is singular,
+    an eigendecomposition F = V diag(sqrt(w))) and one symmetric eigenvalue solve replace scipy's
+    Schur-based square root of a non-symmetric matrix, with no iteration and no approximation.
+    The roles of S1 and S2 may be swapped (S1 S2 and S2 S1 have the same eigenvalues). Work is
+    in float64; eigenvalues below zero can only be rounding and count as zero.
+    """
+    s1, s2 = (np.asarray(np.atleast_2d(s), dtype=np.float64) for s in (sigma1, sigma2))
+    if s1.ndim != 2 or s1.shape[0] != s1.shape[1] or s1.shape != s2.shape:
+        raise SfidError(f"covariances must be square and of the same shape, got {s1.shape} and {s2.shape}")
+    if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
+        raise SfidError("a covariance contains NaN or infinity")
+    other, factor = _factor_either(s1, s2)
+    if factor.shape[1] == 0:  # a zero covariance: the product is zero
+        return 0.0
+    inner = factor.T @ other @ factor
+    inner = (inner + inner.T) / 2  # rounding makes the product slightly asymmetric
+    eigenvalues = linalg.eigvalsh(inner, check_finite=False)
+    return float(np.sum(np.sqrt(np.maximum(eigenvalues, 0.0))))
+
+
+def _factor_either(s1: np.ndarray, s2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(other, F) with F F^T one of the two matrices: a Cholesky factor when either is positive
+    definite (the usual case, and the cheapest), else V sqrt(w) from S2's eigendecomposition."""
+    for other, target in ((s1, s2), (s2, s1)):
+        try:
+            return other, linalg.cholesky(target, lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            continue
+    eigenvalues, vectors = linalg.eigh(s2, check_finite=False)
+    keep = eigenvalues > 0  # clipping the rest to zero drops their columns
+    return s1, vectors[:, keep] * np.sqrt(eigenvalues[keep])
 
 
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:
@@ -87,8 +140,17 @@ def _radii(features: np.ndarray, distances: "_DistanceBlock", block: int) -> np.
         rows = features[i : i + block]
         for j in range(0, count, block):
             row[: len(rows), j : j + block] = distances(rows, features[j : j + block])
-        radii[i : i + len(rows)] = np.partition(row[: len(rows)], PR_NEIGHBOURHOOD, axis=1)[:, PR_NEIGHBOURHOOD]
+        radii[i : i + len(rows)] = _kth_smallest(row[: len(rows)], PR_NEIGHBOURHOOD)
     return radii
+
+
+def _kth_smallest(rows: np.ndarray, k: int) -> np.ndarray:
+    """The k-th smallest value of each row, in chunks of rows: np.partition copies what it sorts
+    and releases the GIL, so chunks bound the copy and threads use every core."""
+    starts = range(0, len(rows), PARTITION_ROWS)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        parts = pool.map(lambda i: np.partition(rows[i : i + PARTITION_ROWS], k, axis=1)[:, k], starts)
+        return np.concatenate(list(parts))
 
 
 class _DistanceBlock:

@@ -145,3 +145,10 @@ def test_precision_recall_falls_back_to_float32_when_float16_overflows():
 def test_precision_recall_needs_more_than_k_points():
     with pytest.raises(SfidError, match="more than 3"):
         precision_recall(line_points(range(3)), line_points(range(10)))
+
+
+def test_kth_smallest_in_threaded_chunks_equals_a_whole_partition():
+    from sfid_tf.metrics import PARTITION_ROWS, _kth_smallest
+
+    rows = np.random.default_rng(7).random((2 * PARTITION_ROWS + 37, 50)).astype(np.float32)
+    assert np.array_equal(_kth_smallest(rows, 3), np.sort(rows, axis=1)[:, 3])
