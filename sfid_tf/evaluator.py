@@ -58,7 +58,7 @@ class BatchFile:
     @classmethod
     def open(cls, path: str | os.PathLike) -> "BatchFile":
         path = Path(path)
-        images = open_images(path) if (not path.exists() or has_images(path)) else None
+        images = open_images(path) if has_images(path) else None
         arrays = read_statistics(path)
         statistics = statistics_from_arrays(arrays, str(path)) if arrays is not None else None
         if images is None and statistics is None:
@@ -214,13 +214,8 @@ def evaluate_files(
     sample: str | os.PathLike,
     *,
     graph: str | os.PathLike | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    metrics: str | Iterable[str] = METRICS,
-    offline: bool | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    fd_method: str = FD_SQRTM,
+    **options,
 ) -> dict:
-    """One call: the same dict `python -m sfid_tf.evaluate --json` writes."""
-    evaluator = Evaluator(graph, batch_size=batch_size, metrics=metrics, offline=offline, progress=progress, cache=cache, fd_method=fd_method)
-    return evaluator.evaluate(reference, sample)
+    """One call: the same dict `python -m sfid_tf.evaluate --json` writes. `options` are those of
+    `Evaluator` (batch_size, metrics, offline, progress, cache, fd_method)."""
+    return Evaluator(graph, **options).evaluate(reference, sample)

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from legacy_oracle import legacy_features, structured_images
+from test_metrics import brute_force_precision_recall
 from scipy import linalg
 
 from sfid_tf.reproduce import main
@@ -18,13 +19,6 @@ try:
     from local_http_server import FileServer
 except ImportError:  # tests/ became a package
     from tests.local_http_server import FileServer
-
-
-def brute_force_precision_recall(ref, smp, k=3):
-    d = lambda a, b: ((a[:, None, :].astype(np.float64) - b[None]) ** 2).sum(-1)  # noqa: E731
-    r_ref, r_smp = np.sort(d(ref, ref), 1)[:, k], np.sort(d(smp, smp), 1)[:, k]
-    cross = d(ref, smp)
-    return np.mean(np.any(cross <= r_ref[:, None], 0)), np.mean(np.any(cross <= r_smp[None], 1))
 
 
 def fid_by_hand(a, b):
