@@ -26,21 +26,22 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import SfidError
+from .features import DEFAULT_BATCH_SIZE  # no TensorFlow import at module level
+from .graph import POOL_DIM, SPATIAL_DIM
 from .output import write_atomic
 
 DEFAULT_IMAGES = 128
 DEFAULT_RESOLUTION = 64
-DEFAULT_BATCH_SIZE = 64  # the evaluator's (features.DEFAULT_BATCH_SIZE; not imported to keep TF out of --help)
 DEFAULT_REPEATS = 3
-SQRTM_DEFAULT_REPEATS = 1  # scipy's sqrtm takes tens of seconds at 2048 dims
+SQRTM_DEFAULT_REPEATS = 1  # scipy's sqrtm takes 5-70 s at 2048 dims here, depending on load
 GRAPH_WIDTH = 1.0  # the synthetic graph at the original's shapes, so its speed is the real graph's
 MEMORY_GRAPH_WIDTH = 0.25  # ~7x faster: lets the memory runs see thousands of images in minutes
 SEED = 0
 
-FD_DIMS = (2048, 2023)  # pool (FID) and spatial (sFID) feature dimensions
+FD_DIMS = (POOL_DIM, SPATIAL_DIM)  # FID and sFID feature dimensions
 FD_FEATURE_COUNT = 3000  # rows of the random features whose covariances are compared
 PR_COUNT = 10_000  # reference and sample features each, as one distance block of the evaluator
-PR_DIM = 2048
+PR_DIM = POOL_DIM
 MEMORY_IMAGES = (1_000, 8_000)
 MEMORY_METRICS = "sfid"
 MEMORY_RESOLUTION = 64
@@ -51,13 +52,13 @@ SMOKE_BATCH_SIZE = 4
 SMOKE_FD_DIMS = (128, 119)
 SMOKE_PR_COUNT = 200
 SMOKE_MEMORY_IMAGES = (8, 32)
-SMOKE_MEMORY_METRICS = "is"  # sFID's 2023-dim sqrtm inside evaluate alone takes ~15 s
+SMOKE_MEMORY_METRICS = "is"  # sFID's 2023-dim sqrtm inside evaluate alone takes 5-40 s
 SMOKE_GRAPH_WIDTH = 0.25
 
 MB = 1 << 20
-SPATIAL_FEATURE_BYTES = 2023 * 4  # one image's float32 sFID features
-POOL_FEATURE_BYTES = 2048 * 4
-_FEATURE_BYTES = {"sfid": SPATIAL_FEATURE_BYTES, "is": POOL_FEATURE_BYTES}
+FEATURE_DIM = {"sfid": SPATIAL_DIM, "is": POOL_DIM}  # features per image that the memory runs keep
+FEATURE_ITEMSIZE = 4  # float32 features
+COV_ITEMSIZE = 8  # np.cov works on a float64 copy of the features
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,8 @@ def timed(function: Callable[[], object], repeats: int, desc: str) -> list[float
 
 
 def synthetic_images(count: int, resolution: int, seed: int = SEED) -> np.ndarray:
-    """uint8 colour ramps with noise: cheap to make, and they compress like photos rather than
-    like pure noise, so decompression costs about what it would on real batches."""
+    """uint8 colour ramps with noise: cheap to make, and not pure noise, so that deflate has
+    some work to do when the file is read, as on real batches."""
     rng = np.random.default_rng(seed)
     ramp = np.linspace(-1.0, 1.0, resolution, dtype=np.float32)
     images = np.empty((count, resolution, resolution, 3), np.uint8)
@@ -240,11 +241,17 @@ def bench_features(settings: Settings, workdir: Path) -> dict:
     def end_to_end() -> None:  # the evaluator's own path: ImageFile.batches -> extract
         extracted["features"] = full.extract(image_file.batches(settings.batch_size), image_file.count, progress=False)
 
-    runs: dict[str, list[float]] = {"network_only": [], "end_to_end": [], "sfid_only": []}
-    for _ in tqdm(range(settings.repeats), desc="feature extraction", unit="repeat", file=sys.stderr, dynamic_ncols=True):
-        runs["network_only"].append(calls * len(batch) / seconds_of(lambda: [full(batch) for _ in range(calls)]))
-        runs["end_to_end"].append(image_file.count / seconds_of(end_to_end))
-        runs["sfid_only"].append(calls * len(batch) / seconds_of(lambda: [spatial(batch) for _ in range(calls)]))
+    measures = {
+        "network_only": (calls * len(batch), lambda: [full(batch) for _ in range(calls)]),
+        "end_to_end": (image_file.count, end_to_end),
+        "sfid_only": (calls * len(batch), lambda: [spatial(batch) for _ in range(calls)]),
+    }
+    runs: dict[str, list[float]] = {name: [] for name in measures}
+    names = list(measures)
+    for r in tqdm(range(settings.repeats), desc="feature extraction", unit="repeat", file=sys.stderr, dynamic_ncols=True):
+        for name in names[r % 3 :] + names[: r % 3]:  # rotated, so no measure always follows the same one
+            count, function = measures[name]
+            runs[name].append(count / seconds_of(function))
     same = all(np.array_equal(getattr(extracted["features"], name)[: len(batch)], v) for name, v in first.items())
     paired = {key: [a / b for a, b in zip(runs[key], runs["network_only"])] for key in ("end_to_end", "sfid_only")}
     return {
@@ -341,7 +348,7 @@ def bench_precision_recall(settings: Settings, workdir: Path) -> dict:
 
 def statistics_only_reference(path: Path) -> Path:
     """A reference holding only (valid) statistics, so that only the sample's images are read."""
-    np.savez(path, mu=np.zeros(2048), sigma=np.eye(2048), mu_s=np.zeros(2023), sigma_s=np.eye(2023))
+    np.savez(path, mu=np.zeros(POOL_DIM), sigma=np.eye(POOL_DIM), mu_s=np.zeros(SPATIAL_DIM), sigma_s=np.eye(SPATIAL_DIM))
     return path
 
 
@@ -359,9 +366,9 @@ def bench_peak_memory(settings: Settings, workdir: Path) -> dict:
         note(f"peak memory: evaluate --metrics {metrics} on {count} images {MEMORY_RESOLUTION}x{MEMORY_RESOLUTION}")
         command = [sys.executable, "-m", "sfid_tf.evaluate", str(reference), str(sample), "--metrics", metrics, "--graph", str(graph)]
         seconds, peak = run_child(command, workdir / f"memory_{count}.out")
-        features = count * _FEATURE_BYTES[metrics] / MB
-        runs.append({"images": count, "peak_rss_mb": peak, "seconds": seconds, "feature_arrays_mb": features,
-                     "file_mb": sample.stat().st_size / MB})
+        values = count * FEATURE_DIM[metrics] * (2 if metrics == "is" else 1)  # "is": the file is read as both
+        runs.append({"images": count, "peak_rss_mb": peak, "seconds": seconds, "file_mb": sample.stat().st_size / MB,
+                     "feature_arrays_mb": values * FEATURE_ITEMSIZE / MB, "cov_float64_copy_mb": values * COV_ITEMSIZE / MB})
     return {"graph_width": MEMORY_GRAPH_WIDTH, "metrics": metrics, "resolution": MEMORY_RESOLUTION,
             "reference": "the sample file" if metrics == "is" else "statistics only (no images)", "runs": runs}
 
@@ -382,6 +389,7 @@ def thread_settings() -> dict:
         "cpu_count": os.cpu_count(),
         "usable_cpus": affinity,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "threads_in_this_process": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None,
     }
 
 
@@ -409,10 +417,10 @@ def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
     memory = result["peak_memory_evaluate"]
     for run in memory["runs"]:
         rows.append((f"peak_memory_evaluate {run['images']} (MB)", f"{run['peak_rss_mb']:.0f}", "",
-                     f"feature arrays {run['feature_arrays_mb']:.1f} MB; --metrics {memory['metrics']}, width {memory['graph_width']} graph; {run['seconds']:.0f} s"))
+                     f"feature arrays {run['feature_arrays_mb']:.1f} MB (+{run['cov_float64_copy_mb']:.1f} MB float64 in np.cov); --metrics {memory['metrics']}, width {memory['graph_width']} graph; {run['seconds']:.0f} s"))
     threads = result["threads"]
     rows.append(("threads", "", "", f"intra_op {threads['intra_op_parallelism_threads']}, inter_op {threads['inter_op_parallelism_threads']} "
-                 f"(0 = TensorFlow default), {threads['usable_cpus']} usable CPUs"))
+                 f"(0 = TensorFlow default), {threads['usable_cpus']} usable CPUs, {threads['threads_in_this_process']} threads in this process"))
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable
 
 from .errors import SfidError
@@ -38,6 +39,12 @@ def start(args: argparse.Namespace) -> None:
     runtime.set_verbose(args.verbose)
     if args.batch_size < 1:
         raise SfidError(f"--batch-size must be at least 1, got {args.batch_size}")
+
+
+def check_output_folder(path: str | None, option: str) -> None:
+    """Refuse an output whose folder is missing before the work, not after it."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise SfidError(f"cannot write {option} {path}: its folder does not exist")
 
 
 def main_with_errors(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:

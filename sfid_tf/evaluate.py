@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import add_common_options, add_fd_method_option, main_with_errors, start
+from .cli import add_common_options, add_fd_method_option, check_output_folder, main_with_errors, start
 from .errors import SfidError
 from .evaluator import METRICS, BatchFile, Evaluator, check_inputs, parse_metrics
 from .output import write_atomic
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise SfidError("give REF and SAMPLE (files or published names), or --list")
     start(args)
     metrics = parse_metrics(args.metrics)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise SfidError(f"cannot write --json {args.json}: its folder does not exist")
+    check_output_folder(args.json, "--json")
     offline = args.offline or None
     ref = BatchFile.open(resolve_input(args.reference, offline))
     smp = BatchFile.open(resolve_input(args.sample, offline))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .catalog import BatchEntry, Catalog, fetch_entry, load_catalog
-from .cli import add_common_options, add_fd_method_option, main_with_errors, start
+from .cli import add_common_options, add_fd_method_option, check_output_folder, main_with_errors, start
 from .errors import SfidError
 from .evaluate import LABELS
 from .evaluator import RESULT_KEYS, Evaluator
@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
     start(args)
     if args.tolerance is not None and args.tolerance < 0:
         raise SfidError(f"--tolerance must be >= 0, got {args.tolerance}")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise SfidError(f"cannot write --json {args.json}: its folder does not exist")
+    check_output_folder(args.json, "--json")
     catalog = load_catalog()
     samples = selected_samples(catalog, args.names, args.all)
     offline = args.offline or None

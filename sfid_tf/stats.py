@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import add_common_options, main_with_errors, start
+from .cli import add_common_options, check_output_folder, main_with_errors, start
 from .errors import SfidError
 from .evaluator import Evaluator
 from .output import replace_atomic
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix != ".npz":
         raise SfidError(f"--output must end in .npz (np.savez would rename {output})")
-    if not output.resolve().parent.is_dir():
-        raise SfidError(f"cannot write {output}: its folder does not exist")
+    check_output_folder(args.output, "--output")
     from .batches import open_images
 
     images = open_images(args.batch)
