@@ -109,11 +109,11 @@ class Evaluator:
             images = open_images(Path(images))
         return self.extractor.extract(images.batches(self.batch_size), images.count, desc, self.progress)
 
-    def statistics(self, features: Features) -> dict[str, Statistics]:
-        """Statistics per Fréchet metric ('fid', 'sfid') of whichever features were computed."""
+    def statistics(self, features: Features, metrics: Iterable[str] = tuple(_FEATURE_FOR)) -> dict[str, Statistics]:
+        """Statistics per Fréchet metric ('fid', 'sfid') among `metrics` whose features were computed."""
         result = {}
-        for metric, output in _FEATURE_FOR.items():
-            values = getattr(features, output)
+        for metric in metrics:
+            values = getattr(features, _FEATURE_FOR[metric])
             if values is not None:
                 result[metric] = compute_statistics(values, f"{metric} features")
         return result
@@ -137,8 +137,9 @@ class Evaluator:
         check_inputs(ref, smp, self.metrics)
         ref_features = self._file_features(ref, "reference", needs_images=("pr" in self.metrics))
         smp_features = self._file_features(smp, "sample", needs_images=("is" in self.metrics or "pr" in self.metrics))
-        ref_stats = ref.statistics or self.statistics(ref_features)
-        smp_stats = smp.statistics or self.statistics(smp_features)
+        distances = [m for m in _FEATURE_FOR if m in self.metrics]  # no covariance nobody asked for
+        ref_stats = (ref.statistics or self.statistics(ref_features, distances)) if distances else {}
+        smp_stats = (smp.statistics or self.statistics(smp_features, distances)) if distances else {}
         values: dict[str, float | None] = {}
         if "is" in self.metrics:
             values["inception_score"] = self.inception_score(smp_features.pool)

@@ -30,7 +30,7 @@ def frechet_distance(sample: Statistics, reference: Statistics, method: str = "s
 
     method "sqrtm" is the ADM evaluator's computation, operation for operation (scipy's sqrtm of
     the product, with its retry and imaginary-part rule); "fast" computes the same trace exactly
-    with symmetric factorisations (`trace_sqrt_product`), 5-75x faster at 2023-2048 dims here.
+    with symmetric factorisations (`trace_sqrt_product`), about 5-15x faster at 2023-2048 dims here.
     """
     if method not in FD_METHODS:
         raise SfidError(f"unknown Fréchet distance method {method!r}: choose from {', '.join(FD_METHODS)}")

@@ -64,3 +64,14 @@ def test_a_corrupt_cache_file_is_recomputed_and_cache_can_be_off(cache, files, s
     assert calls.count("reference images") == 2 and first["precision"] == second["precision"]
     evaluate_files(*files, graph=small_graph_path, metrics="pr", progress=False, cache=False)
     assert calls.count("reference images") == 3
+
+
+def test_no_covariance_is_computed_when_no_distance_is_asked_for(cache, files, small_graph_path, monkeypatch):
+    import sfid_tf.evaluator as evaluator_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("statistics computed for --metrics is,pr")
+
+    monkeypatch.setattr(evaluator_module, "compute_statistics", refuse)
+    result = evaluate_files(*files, graph=small_graph_path, metrics="is,pr", progress=False)
+    assert result["inception_score"] > 1 and "fid" not in result
