@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 
 import numpy as np
 import pytest
-from legacy_oracle import legacy_features, structured_images
+from legacy_oracle import frechet_distance_by_hand, legacy_features, structured_images
 from test_metrics import brute_force_precision_recall
-from scipy import linalg
 
 from sfid_tf.reproduce import main
 
@@ -19,15 +17,6 @@ try:
     from local_http_server import FileServer
 except ImportError:  # tests/ became a package
     from tests.local_http_server import FileServer
-
-
-def fid_by_hand(a, b):
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        covmean = linalg.sqrtm(s1 @ s2)
-    diff = a.mean(0) - b.mean(0)
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +29,7 @@ def mirror(tmp_path_factory, small_graph_path):
     np.savez_compressed(root / "toy" / "sample.npz", smp)
     (ref_pool, ref_spatial), (smp_pool, smp_spatial) = (legacy_features(small_graph_path, x) for x in (ref, smp))
     precision, recall = brute_force_precision_recall(ref_pool, smp_pool)
-    expected = {"sfid": fid_by_hand(smp_spatial, ref_spatial), "precision": precision, "recall": recall}
+    expected = {"sfid": frechet_distance_by_hand(smp_spatial, ref_spatial), "precision": precision, "recall": recall}
     with FileServer(root) as server:
         yield root, server, expected
 
